@@ -1,0 +1,1 @@
+"""ALTO parsing, IIIF fetching, ingest, and the Elasticsearch index (mapping, alias, local node)."""
