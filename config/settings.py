@@ -71,6 +71,10 @@ class ModelSettings:
     weights_dir: str
     device: str
     batch_size: int
+    random_seed: int
+    precision: str
+    cpu_threads: int
+    download_timeout_s: float
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,43 @@ class ApiSettings:
     max_upload_pixels: int
     request_timeout_s: float
     viewer_url_template: str
+    default_k: int
+    max_k: int
+    max_num_candidates: int
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """The picture classifier: its classes, how it is selected and evaluated, where it is kept."""
+
+    classes: tuple[str, ...]
+    class_aliases: tuple[str, ...]
+    embeddings: tuple[str, ...]
+    c_min: float
+    c_max: float
+    c_count: int
+    outer_folds: int
+    inner_folds: int
+    scoring: str
+    standardize: bool
+    max_iter: int
+    tol: float
+    random_seed: int
+    n_jobs: int
+    model_dir: str
+    apply_batch_size: int
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """`vignett schedule`: folders re-scanned for new or changed files, and how often."""
+
+    watch: tuple[str, ...]
+    interval_s: float
+    models: tuple[str, ...]
+    weights: str
+    iiif_base: str
+    reapply_classifier: bool
 
 
 @dataclass(frozen=True)
@@ -146,6 +187,8 @@ class Settings:
     alto: AltoSettings
     api: ApiSettings
     paths: PathSettings
+    classifier: ClassifierSettings
+    schedule: ScheduleSettings
 
 
 def load_settings(
@@ -203,9 +246,12 @@ def load_settings(
 CHOICES: dict[str, tuple[Any, ...]] = {
     "index.vector_index_type": ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat"),
     "models.weights": ("pretrained", "random"),
+    "schedule.weights": ("", "pretrained", "random"),
     "models.default": ("vit", "clip", "siglip", "phash"),
+    "models.precision": ("fp32", "bf16"),
     "iiif.api_version": ("2", "3"),
     "alto.page_id_source": ("filename", "metadata"),
+    "classifier.scoring": ("f1_micro", "f1_macro", "accuracy", "balanced_accuracy"),
 }
 
 

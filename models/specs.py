@@ -100,7 +100,7 @@ _SIGLIP = EmbedderSpec(
     hub=HubWeights(
         "timm/ViT-B-16-SigLIP-i18n-256", "webli",
         ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"),
-        extra_files=("tokenizer_config.json", "tokenizer.json"),
+        extra_files=("tokenizer_config.json", "tokenizer.json", "special_tokens_map.json"),
     ),
 )
 _PHASH = EmbedderSpec("phash", 64, "bit", False, "imagehash perceptual hash, 64 bits")

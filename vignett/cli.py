@@ -127,6 +127,34 @@ def index_create(ctx: click.Context) -> None:
         click.echo(f"{status.alias} -> {status.index} already has this mapping; nothing to do")
 
 
+@index.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def index_stats_command(ctx: click.Context, as_json: bool) -> None:
+    """Documents per model vector, per class, per decade; size on disk and bytes per document."""
+    from vignett.indexing.es_client import SearchBackendUnavailable, check_reachable, connect, elasticsearch_url
+    from vignett.indexing.stats import index_stats
+
+    settings = _settings(ctx)
+    try:
+        client = connect(settings)
+        check_reachable(client, elasticsearch_url(settings))
+        stats = index_stats(client, settings.index.alias)
+    except SearchBackendUnavailable as exc:
+        raise CliError(str(exc)) from None
+    if stats.index is None:
+        raise CliError(f"no index behind {stats.alias}: run `vignett index create` or `vignett ingest`")
+    if as_json:
+        payload = {**stats.__dict__, "bytes_per_document": round(stats.bytes_per_document, 1)}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(f"{stats.alias} -> {stats.index}: {stats.documents} documents, "
+               f"{stats.size_bytes / 1e6:.1f} MB on disk, {stats.bytes_per_document:,.0f} bytes/document")
+    click.echo("vectors:  " + ", ".join(f"{k} {v}" for k, v in stats.per_model.items()))
+    click.echo("classes:  " + ", ".join(f"{k} {v}" for k, v in stats.per_class.items()))
+    click.echo("decades:  " + ", ".join(f"{k}s {v}" for k, v in stats.per_decade.items()))
+
+
 def _register_commands() -> None:
     """Commands that live in their own modules under vignett/commands/ (one module per area)."""
     import importlib
@@ -137,7 +165,14 @@ def _register_commands() -> None:
 
 
 # (module under vignett/commands, click command or group in it)
-COMMAND_MODULES: list[tuple[str, str]] = []
+COMMAND_MODULES: list[tuple[str, str]] = [
+    ("serve", "serve"),
+    ("ingest", "ingest"),
+    ("schedule", "schedule"),
+    ("demo", "demo"),
+    ("models", "models"),
+    ("extract", "extract"),
+]
 
 _register_commands()
 
