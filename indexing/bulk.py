@@ -52,6 +52,13 @@ def bulk_upsert(
     return _run(client, actions, max_chunk_bytes, connection_retries)
 
 
+def bulk_update(client: Elasticsearch, index: str, documents: Iterable[tuple[str, dict]]) -> BulkResult:
+    """Partially update existing documents only: a document deleted meanwhile stays deleted
+    (it is reported as failed with a 404) instead of coming back as a stub."""
+    actions = [{"_op_type": "update", "_index": index, "_id": i, "doc": s} for i, s in documents]
+    return _run(client, actions, MAX_CHUNK_BYTES, 4)
+
+
 def bulk_delete(client: Elasticsearch, index: str, ids: Iterable[str]) -> BulkResult:
     actions = [{"_op_type": "delete", "_index": index, "_id": i} for i in ids]
     return _run(client, actions, MAX_CHUNK_BYTES, 4)

@@ -57,6 +57,7 @@ class PictureClassifier(Protocol):
     """What ingest needs of a classifier: classes and probabilities from the vectors."""
 
     version: str
+    embedding: str  # the embedder whose vectors it reads
 
     def predict_documents(self, vectors: dict[str, np.ndarray]) -> list[tuple[str, dict[str, float]]]: ...
 
@@ -148,7 +149,9 @@ class Ingest:
         self.request = request
         self.client = client
         self.embedders = embedders
-        self.classifier = classifier
+        # A classifier trained on an embedding this run does not compute cannot run here.
+        self.classifier = classifier if classifier is None or classifier.embedding in embedders else None
+        self.classifier_skipped = classifier is not None and self.classifier is None
         self.progress = progress or (lambda _event, _n: None)
         self.summary = IngestSummary()
         self.books: dict[str, BookMetadata] = (

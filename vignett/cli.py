@@ -172,6 +172,7 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("demo", "demo"),
     ("models", "models"),
     ("extract", "extract"),
+    ("classify", "classify"),
 ]
 
 _register_commands()
