@@ -63,6 +63,10 @@ def ingest(ctx, sources, models_csv, weights, iiif_base, iiif_version, metadata_
         ensure_index(client, settings.index)
         embedders = _load_embedders(settings, models, weights)
         run = Ingest(settings, request, client, embedders, classifier=_load_classifier(settings))
+        if run.classifier_skipped:
+            click.secho("note: the current classifier needs the embedding it was trained on, which this "
+                        "run does not compute; predicted classes are left as they are "
+                        "(run `vignett classify apply` later)", err=True, fg="yellow")
         files = run.discover()
     except (SearchBackendUnavailable, IngestError, SourceError) as exc:
         raise click.ClickException(str(exc)) from None
