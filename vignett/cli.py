@@ -173,6 +173,7 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("models", "models"),
     ("extract", "extract"),
     ("classify", "classify"),
+    ("eval", "eval"),
 ]
 
 _register_commands()

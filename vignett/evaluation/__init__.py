@@ -1,0 +1,1 @@
+"""Evaluations that measure vignett from the outside, through its public API."""
