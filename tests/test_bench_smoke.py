@@ -1,0 +1,114 @@
+"""The index benchmarks (bench/recall.py, bench/latency.py) run end to end on tiny inputs.
+
+Sizes are smoke sizes: they prove the commands work against the real node and write the JSON
+the docs describe, not what the numbers are. `flat` is exact search, so its recall must be 1.0;
+anything else would mean the benchmark compares the wrong ids.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.support import REPO, isolated_env
+
+pytestmark = pytest.mark.es
+
+
+def _env(es_settings, **overrides: str) -> dict[str, str]:
+    if es_settings.es.url:
+        overrides["es_url"] = es_settings.es.url
+    return isolated_env(**overrides)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _bench(script: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
+    return result
+
+
+def test_recall_bench_smoke(es_client, es_settings, tmp_path):
+    prefix = es_settings.index.alias + "-recall"
+    out = tmp_path / "recall.json"
+    try:
+        result = _bench("recall.py", ["--n", "500", "--queries", "20", "--options", "hnsw,flat",
+                                      "--alias-prefix", prefix, "--out", str(out)], _env(es_settings))
+        assert es_client.indices.get(index=prefix + "-*", allow_no_indices=True) == {}  # deleted without --keep
+    finally:
+        es_client.indices.delete(index=prefix + "*", ignore_unavailable=True)
+    assert "recall@10" in result.stdout
+    report = json.loads(out.read_text())
+    assert {"n", "queries", "field", "dims", "k", "num_candidates", "machine", "options"} <= set(report)
+    assert report["n"] == 500 and report["dims"] == 768
+    assert {"cpu", "cores", "memory_bytes"} <= set(report["machine"])
+    assert set(report["options"]) == {"hnsw", "flat"}
+    for option, row in report["options"].items():
+        assert row["documents"] == 500
+        assert row["size_bytes"] > 0 and row["bytes_per_document"] > 768 * 4 * 0.5, option
+        assert set(row["results"]) == {"100", "200"}
+        for candidates in row["results"].values():
+            assert 0.0 < candidates["recall_mean"] <= 1.0 and candidates["median_ms"] > 0
+    assert all(r["recall_mean"] == 1.0 for r in report["options"]["flat"]["results"].values())
+    assert report["options"]["hnsw"]["results"]["200"]["recall_mean"] >= 0.9
+
+
+def test_latency_bench_smoke(es_client, es_settings, tmp_path):
+    alias = es_settings.index.alias + "-latency"
+    env = _env(es_settings, index_alias=alias, models_weights="random", models_device="cpu")
+    out = tmp_path / "latency.json"
+    common = ["--n", "300", "--alias", alias, "--out", str(out)]
+    process = None
+    try:
+        _bench("latency.py", [*common, "--load-only"], env)
+        assert json.loads(out.read_text())["load"]["documents"] == 300
+        port = _free_port()
+        process = subprocess.Popen([sys.executable, "-m", "vignett", "serve", "--port", str(port),
+                                    "--log-level", "warning"], cwd=REPO, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, f"vignett serve exited with {process.returncode}"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "vignett serve not ready within 30 s"
+            time.sleep(0.2)
+        result = _bench("latency.py", [*common, "--skip-load", "--api", base, "--queries", "12",
+                                       "--kinds", "text,vector,similarTo"], env)
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        es_client.indices.delete(index=alias + "*", ignore_unavailable=True)
+    assert "q/s" in result.stdout
+    report = json.loads(out.read_text())
+    assert {"n", "alias", "machine", "class_weights", "kinds", "runs"} <= set(report)
+    assert abs(sum(report["class_weights"].values()) - 1.0) < 1e-9
+    assert set(report["runs"]) == {"1", "8"}
+    for run in report["runs"].values():
+        api = run["api"]
+        assert api["queries"] == 36 and api["queries_per_s"] > 0
+        assert set(api["kinds"]) == {"text", "vector", "similarTo"}
+        for row in api["kinds"].values():
+            assert row["n"] == 12 and 0 < row["median_ms"] <= row["p95_ms"] <= row["p99_ms"]
+        assert set(run["elasticsearch"]["kinds"]) == {"knn", "match"}
+        assert all(r["median_ms"] > 0 for r in run["elasticsearch"]["kinds"].values())
