@@ -14,7 +14,6 @@ fixture (import it into a test module: `from tests.iiif_server import iiif_serve
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import SHARED_DATA
+from tests.support import SHARED_DATA, free_port
 
 IMAGE_SUFFIXES = (".jpg", ".png", ".tif")
 
@@ -67,12 +66,6 @@ class IIIFServer:
         self.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_script() -> str:
     script = Path(sys.executable).with_name("iiif_testserver.py")
     if not script.is_file():
@@ -95,7 +88,7 @@ def start_iiif_server(images: Path | Mapping[str, Path], *, startup_timeout_s: f
         if not path.is_file():
             raise FileNotFoundError(f"IIIF test image {path} does not exist")
         (served / f"{identifier}{path.suffix.lower()}").symlink_to(path)
-    port = _free_port()
+    port = free_port()
     log = open(served / "server.log", "wb")
     process = subprocess.Popen(
         [sys.executable, _server_script(), "--image-dir", str(served), "--host", "127.0.0.1",

@@ -147,7 +147,6 @@ def _rrf(lists: list[list[str]], k: int = 60) -> list[str]:
 
 def test_text_plus_uploaded_image_plus_filters_is_rrf_of_both(client, corpus, es_client, rare_word):
     word, _ = rare_word
-    flt = {"excludeClasses": ["blank"]}
     target = corpus.docs[7]
     operations = '{"query": "query($img: Upload!, $t: String) { search(text: $t, image: $img, model: CLIP, ' \
                  'filter: {excludeClasses: [\\"blank\\"]}, first: 100) { totalCount edges { node { id } } } }", ' \

@@ -5,9 +5,7 @@ TCP proxy: SEARCH_BACKEND_UNAVAILABLE quickly, /readyz 503, then answers again, 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from urllib.parse import urlsplit
 
@@ -18,7 +16,8 @@ from vignett.indexing.es_client import elasticsearch_url
 
 from tests.api_corpus import API_KEY, Corpus, build_corpus
 from tests.api_helpers import codes, gql
-from tests.support import REPO, isolated_env
+from tests.support import isolated_env
+from tests.serve_process import running_serve
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.es
@@ -26,12 +25,6 @@ pytestmark = pytest.mark.es
 UPLOAD = ('{"query": "query($img: Upload!) { search(image: $img, model: CLIP, first: 3) '
           '{ edges { score node { id } } } }", "variables": {"img": null}}')
 ALIVE = "{ stats { totalImages } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,29 +42,14 @@ def proxy(corpus):
 
 @pytest.fixture(scope="module")
 def server(corpus, proxy, tmp_path_factory):
-    port = _free_port()
     env = isolated_env(
         es_url=proxy.url, index_alias=corpus.settings.index.alias, models_default="clip",
         models_weights="random", models_device="cpu", api_api_keys=API_KEY,
         api_allowed_image_hosts="images.example.org", api_request_timeout_s="60",
     )
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vignett", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200, 30, process)
+    with running_serve(env, tmp_path_factory.mktemp("serve") / "serve.log") as base:
         with httpx.Client(base_url=base, timeout=120) as client:
             yield client
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _wait_for(check, timeout_s: float, process: subprocess.Popen | None = None) -> None:

@@ -8,14 +8,12 @@ anything else would mean the benchmark compares the wrong ids.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 
+from tests.serve_process import running_serve
 from tests.support import REPO, isolated_env
 
 pytestmark = pytest.mark.es
@@ -25,12 +23,6 @@ def _env(es_settings, **overrides: str) -> dict[str, str]:
     if es_settings.es.url:
         overrides["es_url"] = es_settings.es.url
     return isolated_env(**overrides)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _bench(script: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -70,34 +62,13 @@ def test_latency_bench_smoke(es_client, es_settings, tmp_path):
     env = _env(es_settings, index_alias=alias, models_weights="random", models_device="cpu")
     out = tmp_path / "latency.json"
     common = ["--n", "300", "--alias", alias, "--out", str(out)]
-    process = None
     try:
         _bench("latency.py", [*common, "--load-only"], env)
         assert json.loads(out.read_text())["load"]["documents"] == 300
-        port = _free_port()
-        process = subprocess.Popen([sys.executable, "-m", "vignett", "serve", "--port", str(port),
-                                    "--log-level", "warning"], cwd=REPO, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"vignett serve exited with {process.returncode}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "vignett serve not ready within 30 s"
-            time.sleep(0.2)
-        result = _bench("latency.py", [*common, "--skip-load", "--api", base, "--queries", "12",
-                                       "--kinds", "text,vector,similarTo"], env)
+        with running_serve(env, tmp_path / "serve.log") as base:
+            result = _bench("latency.py", [*common, "--skip-load", "--api", base, "--queries", "12",
+                                           "--kinds", "text,vector,similarTo"], env)
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
         es_client.indices.delete(index=alias + "*", ignore_unavailable=True)
     assert "q/s" in result.stdout
     report = json.loads(out.read_text())

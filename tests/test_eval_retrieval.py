@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 
+from tests.serve_process import running_serve
 from tests.support import REPO, SHARED_DATA, isolated_env
 
 pytestmark = pytest.mark.es
 
 N_IMAGES = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,30 +36,10 @@ def eval_setup(es_client, es_settings, tmp_path_factory):
     subprocess.run([sys.executable, "-m", "vignett", "ingest", str(images), "--models", "phash"],
                    cwd=REPO, env=env, check=True, capture_output=True, timeout=60)
     es_client.indices.refresh(index=overrides["index_alias"])
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("eval-serve") / "serve.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "vignett", "serve", "--port", str(port), "--log-level", "warning"],
-                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"vignett serve exited with {process.returncode}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "vignett serve not ready within 30 s"
-            time.sleep(0.2)
-        yield images, base, env
+        with running_serve(env, tmp_path_factory.mktemp("eval-serve") / "serve.log") as base:
+            yield images, base, env
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
         es_client.indices.delete(index=overrides["index_alias"] + "*", ignore_unavailable=True)
 
 

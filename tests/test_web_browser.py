@@ -12,10 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +26,7 @@ from vignett.indexing.es_client import elasticsearch_url
 from tests.api_corpus import Corpus, build_corpus
 from tests.browser_corpus import compose_pages, index_web_copy
 from tests.iiif_server import IIIFServer, start_iiif_server
+from tests.serve_process import running_serve
 from tests.support import REPO, isolated_env
 
 pytestmark = [pytest.mark.es, pytest.mark.browser]
@@ -68,42 +65,17 @@ def iiif(corpus, tmp_path_factory) -> Iterator[IIIFServer]:
 @pytest.fixture(scope="module")
 def server(es_client, corpus, iiif, session_alias, tmp_path_factory) -> Iterator[str]:
     settings = index_web_copy(es_client, corpus, f"{session_alias}-web", iiif.base_url_v2)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = isolated_env(
         es_url=elasticsearch_url(settings), index_alias=settings.index.alias, models_default="clip",
         models_weights="random", models_device="cpu", api_request_timeout_s="60",
     )
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vignett", "serve", "--port", str(port), "--log-level", "warning"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"vignett serve exited:\n{log_path.read_text()}"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"vignett serve not ready:\n{log_path.read_text()}"
-            time.sleep(0.2)
+    with running_serve(env, log_path, ready_path="/readyz") as base:
         # Build the CLIP embedder now (seconds on a small CPU), not inside a timed browser wait.
         warm = httpx.post(f"{base}/graphql", timeout=120, json={
             "query": '{ search(semanticText: "a ship", model: CLIP, first: 1) { totalCount } }'})
         assert "errors" not in warm.json(), warm.text
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
