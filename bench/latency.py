@@ -1,16 +1,18 @@
 """Query latency of the GraphQL API over a synthetic index, next to the same searches sent to
 Elasticsearch directly, so the API's own overhead is visible.
 
-    .venv/bin/python bench/latency.py --n 100000 --load-only
-    VIGNETT_INDEX_ALIAS=vignett-bench-latency-100000 vignett serve &
-    .venv/bin/python bench/latency.py --n 100000 --skip-load --api http://127.0.0.1:8000 --queries 200
+    .venv/bin/python bench/latency.py --n 100000 --weights random          # load, serve, query
+    .venv/bin/python bench/latency.py --n 100000 --load-only               # or in two steps
+    .venv/bin/python bench/latency.py --n 100000 --skip-load --weights random
+    .venv/bin/python bench/latency.py --n 100000 --skip-load --api http://127.0.0.1:8000  # a server you run
 
 Documents: three vector fields (vit 768, clip 512, siglip 768) from clustered distributions,
 `context` sampled from real OCR text (String/@CONTENT of the ALTO files under
 ../shared/data/alto), `year` uniform in 1500-1900 and `predicted_class` drawn with
 CLASS_WEIGHTS. Each query kind is sent `--queries` times, mixed in one fixed shuffled order,
 at concurrency 1 and 8 (asyncio + httpx); median/p95/p99 per kind and queries/s are printed
-and written to results/bench-latency-<n>.json with the machine description.
+and written to results/bench-latency-<n>.json with the machine description. Without --api the
+benchmark starts `vignett serve` on the bench alias itself (log: results/bench-latency-<n>-serve.log).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.server import serve_env, serving  # noqa: E402
 from bench.synthetic import RESULTS, ClusteredSpace, latency_summary, machine, store_bytes  # noqa: E402
 from vignett.config import Settings, load_settings  # noqa: E402
 from vignett.indexing.es_client import connect  # noqa: E402
@@ -275,7 +278,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000, help="synthetic documents")
     parser.add_argument("--alias", help="default vignett-bench-latency-<n>")
-    parser.add_argument("--api", default="http://127.0.0.1:8000", help="a running `vignett serve` on that alias")
+    parser.add_argument("--api", help="a running `vignett serve` on that alias (default: start one)")
+    parser.add_argument("--weights", choices=("pretrained", "random"),
+                        help="models.weights of the server the benchmark starts (default: the settings')")
     parser.add_argument("--queries", type=int, default=200, help="queries per kind")
     parser.add_argument("--kinds", default=",".join(ALL_KINDS),
                         help="drop semanticText (needs a text model) or upload (needs the image model) if absent")
@@ -287,6 +292,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def index_shape(client: Elasticsearch, alias: str) -> dict:
+    """Documents, segments and size when the queries run: HNSW search cost grows with segments."""
+    stats = client.indices.stats(index=alias, metric="docs,store,segments")["_all"]["primaries"]
+    return {"documents": stats["docs"]["count"], "segments": stats["segments"]["count"],
+            "size_bytes": stats["store"]["size_in_bytes"],
+            "bytes_per_document": round(stats["store"]["size_in_bytes"] / max(1, stats["docs"]["count"]))}
+
+
+def run_queries(args: argparse.Namespace, client: Elasticsearch, settings: Settings, alias: str, corpus: Corpus,
+                kinds: list[str], api: str) -> dict:
+    upload = None
+    if "upload" in kinds:
+        image = args.image or sorted((SHARED_DATA / "images" / "chr24-nln").glob("*.jpg"))[0]
+        upload = image.read_bytes()
+    mix = query_mix(corpus, kinds, args.queries, args.n, args.model)
+    k, candidates = settings.api.default_k, min(max(2 * settings.api.default_k, 50), settings.api.max_num_candidates)
+    report: dict = {"api": api, "queries_per_kind": args.queries, "kinds": kinds,
+                    "direct_knn": {"k": k, "num_candidates": candidates}, "runs": {}}
+    plain = direct_mix(mix)
+    for concurrency in CONCURRENCY:
+        api_times, api_wall = asyncio.run(run_api(api, mix, concurrency, upload))
+        run: dict = {"api": summarise(api_times, api_wall)}
+        print_run(f"API, concurrency {concurrency}", run["api"])
+        if plain:
+            es_times, es_wall = run_direct(client, alias, plain, concurrency,
+                                           lambda q: direct_search(client, alias, q, args.model, k, candidates))
+            run["elasticsearch"] = summarise(es_times, es_wall)
+            print_run(f"Elasticsearch direct, concurrency {concurrency}", run["elasticsearch"])
+        report["runs"][str(concurrency)] = run
+    return report
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     alias = args.alias or f"vignett-bench-latency-{args.n}"
@@ -294,6 +331,7 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = set(kinds) - set(ALL_KINDS)
     if unknown:
         raise SystemExit(f"unknown kinds {sorted(unknown)}; choose from {', '.join(ALL_KINDS)}")
+    out = Path(args.out) if args.out else RESULTS / f"bench-latency-{args.n}.json"
     settings = load_settings()
     client = connect(settings)
     corpus = Corpus.create()
@@ -302,30 +340,21 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.skip_load:
         report["load"] = load(client, settings, alias, corpus, args.n)
         print(f"loaded {report['load']['documents']} documents into {alias} in {report['load']['load_s']} s")
+    elif out.exists():  # keep the numbers of the --load-only run that built this alias
+        earlier = json.loads(out.read_text())
+        if earlier.get("alias") == alias and "load" in earlier:
+            report["load"] = earlier["load"]
     if not args.load_only:
         if client.count(index=alias)["count"] < args.n:
             raise SystemExit(f"{alias} holds fewer than {args.n} documents: load it first (drop --skip-load)")
-        upload = None
-        if "upload" in kinds:
-            image = args.image or sorted((SHARED_DATA / "images" / "chr24-nln").glob("*.jpg"))[0]
-            upload = image.read_bytes()
-        mix = query_mix(corpus, kinds, args.queries, args.n, args.model)
-        k, candidates = settings.api.default_k, min(max(2 * settings.api.default_k, 50), settings.api.max_num_candidates)
-        report.update({"api": args.api, "queries_per_kind": args.queries, "kinds": kinds,
-                       "direct_knn": {"k": k, "num_candidates": candidates}, "runs": {}})
-        plain = direct_mix(mix)
-        for concurrency in CONCURRENCY:
-            api_times, api_wall = asyncio.run(run_api(args.api, mix, concurrency, upload))
-            api = summarise(api_times, api_wall)
-            print_run(f"API, concurrency {concurrency}", api)
-            run: dict = {"api": api}
-            if plain:
-                es_times, es_wall = run_direct(client, alias, plain, concurrency,
-                                               lambda q: direct_search(client, alias, q, args.model, k, candidates))
-                run["elasticsearch"] = summarise(es_times, es_wall)
-                print_run(f"Elasticsearch direct, concurrency {concurrency}", run["elasticsearch"])
-            report["runs"][str(concurrency)] = run
-    out = Path(args.out) if args.out else RESULTS / f"bench-latency-{args.n}.json"
+        report["index_at_query_time"] = index_shape(client, alias)
+        if args.api:
+            report.update(run_queries(args, client, settings, alias, corpus, kinds, args.api))
+        else:
+            log = out.with_name(out.stem + "-serve.log")
+            with serving(serve_env(alias, args.weights), log) as api:
+                report.update(run_queries(args, client, settings, alias, corpus, kinds, api))
+            report["server"] = {"started_by_benchmark": True, "weights": args.weights or settings.models.weights}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(f"wrote {out}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
+
+from bench.server import free_port  # noqa: F401  (one definition, re-exported for the tests)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -17,9 +18,3 @@ def isolated_env(**overrides: str) -> dict[str, str]:
     env.update({f"VIGNETT_{k.upper()}": v for k, v in overrides.items()})
     return env
 
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

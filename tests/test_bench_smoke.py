@@ -13,7 +13,6 @@ import sys
 
 import pytest
 
-from tests.serve_process import running_serve
 from tests.support import REPO, isolated_env
 
 pytestmark = pytest.mark.es
@@ -25,9 +24,9 @@ def _env(es_settings, **overrides: str) -> dict[str, str]:
     return isolated_env(**overrides)
 
 
-def _bench(script: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+def _bench(script: str, args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
     return result
 
@@ -58,28 +57,34 @@ def test_recall_bench_smoke(es_client, es_settings, tmp_path):
 
 
 def test_latency_bench_smoke(es_client, es_settings, tmp_path):
+    """Load, then query through a server the benchmark starts itself, with every query kind
+    (upload and semanticText embed on the server: clip, random weights asked for)."""
     alias = es_settings.index.alias + "-latency"
-    env = _env(es_settings, index_alias=alias, models_weights="random", models_device="cpu")
+    env = _env(es_settings, models_device="cpu")
     out = tmp_path / "latency.json"
     common = ["--n", "300", "--alias", alias, "--out", str(out)]
     try:
         _bench("latency.py", [*common, "--load-only"], env)
         assert json.loads(out.read_text())["load"]["documents"] == 300
-        with running_serve(env, tmp_path / "serve.log") as base:
-            result = _bench("latency.py", [*common, "--skip-load", "--api", base, "--queries", "12",
-                                           "--kinds", "text,vector,similarTo"], env)
+        result = _bench("latency.py", [*common, "--skip-load", "--queries", "6", "--model", "clip",
+                                       "--weights", "random"], env, timeout=300)
     finally:
         es_client.indices.delete(index=alias + "*", ignore_unavailable=True)
     assert "q/s" in result.stdout
     report = json.loads(out.read_text())
-    assert {"n", "alias", "machine", "class_weights", "kinds", "runs"} <= set(report)
+    assert {"n", "alias", "machine", "class_weights", "kinds", "runs", "load", "index_at_query_time"} <= set(report)
+    assert report["load"]["documents"] == 300  # kept from the --load-only run
+    assert report["server"] == {"started_by_benchmark": True, "weights": "random"}
+    assert report["index_at_query_time"]["documents"] == 300
     assert abs(sum(report["class_weights"].values()) - 1.0) < 1e-9
     assert set(report["runs"]) == {"1", "8"}
+    kinds = {"text", "similarTo", "vector", "text+vector+filter", "semanticText", "upload"}
     for run in report["runs"].values():
         api = run["api"]
-        assert api["queries"] == 36 and api["queries_per_s"] > 0
-        assert set(api["kinds"]) == {"text", "vector", "similarTo"}
+        assert api["queries"] == 6 * len(kinds) and api["queries_per_s"] > 0
+        assert set(api["kinds"]) == kinds
         for row in api["kinds"].values():
-            assert row["n"] == 12 and 0 < row["median_ms"] <= row["p95_ms"] <= row["p99_ms"]
-        assert set(run["elasticsearch"]["kinds"]) == {"knn", "match"}
+            assert row["n"] == 6 and 0 < row["median_ms"] <= row["p95_ms"] <= row["p99_ms"]
+        assert set(run["elasticsearch"]["kinds"]) == {"knn", "match", "match+knn+filter"}
         assert all(r["median_ms"] > 0 for r in run["elasticsearch"]["kinds"].values())
+    assert (tmp_path / "latency-serve.log").exists()
