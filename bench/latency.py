@@ -51,7 +51,8 @@ CLASS_WEIGHTS = {
     "Blank page": 0.23, "Segmentation anomaly": 0.20, "Illustration or photograph": 0.30,
     "Graphical element": 0.17, "Map": 0.04, "Musical notation": 0.03, "Mathematical chart": 0.03,
 }
-ALL_KINDS = ("text", "similarTo", "vector", "text+vector+filter", "semanticText", "upload")
+ALL_KINDS = ("text", "similarTo", "vector", "upload", "text+image+filter", "semanticText")
+WITH_UPLOAD = ("upload", "text+image+filter")
 CONCURRENCY = (1, 8)
 FIRST = 20
 SEED = 1
@@ -62,7 +63,7 @@ GRAPHQL = {
     "text": f"query($t: String!) {{ search(text: $t, first: {FIRST}) {{ {EDGES} }} }}",
     "similarTo": f"query($id: ID!, $m: Model) {{ search(similarTo: $id, model: $m, first: {FIRST}) {{ {EDGES} }} }}",
     "vector": f"query($v: [Float!], $m: Model) {{ search(vector: $v, model: $m, first: {FIRST}) {{ {EDGES} }} }}",
-    "text+vector+filter": ("query($t: String!, $v: [Float!], $m: Model) { search(text: $t, vector: $v, model: $m, "
+    "text+image+filter": ("query($t: String!, $img: Upload!, $m: Model) { search(text: $t, image: $img, model: $m, "
                            "filter: {yearFrom: 1700, yearTo: 1850, excludeClasses: [\"Blank page\", "
                            f"\"Segmentation anomaly\"]}}, first: {FIRST}) {{ {EDGES} }} }}"),
     "semanticText": f"query($t: String!, $m: Model) {{ search(semanticText: $t, model: $m, first: {FIRST}) {{ {EDGES} }} }}",
@@ -172,9 +173,9 @@ def query_mix(corpus: Corpus, kinds: list[str], per_kind: int, n: int, model: st
             text = pick.choice(TEXT_QUERIES)
             vector = corpus.spaces[model].sample(rng, 1)[0].tolist()
             variables = {"m": model.upper()}
-            if kind in ("text", "semanticText", "text+vector+filter"):
+            if kind in ("text", "semanticText", "text+image+filter"):
                 variables["t"] = text
-            if kind in ("vector", "text+vector+filter"):
+            if kind == "vector":
                 variables["v"] = vector
             if kind == "similarTo":
                 variables["id"] = doc_id(pick.randrange(n))
@@ -186,8 +187,8 @@ def query_mix(corpus: Corpus, kinds: list[str], per_kind: int, n: int, model: st
 
 
 async def send(client: httpx.AsyncClient, query: Query, upload: bytes | None) -> None:
-    if query.kind == "upload":
-        operations = {"query": GRAPHQL["upload"], "variables": {**query.variables, "img": None}}
+    if query.kind in WITH_UPLOAD:
+        operations = {"query": GRAPHQL[query.kind], "variables": {**query.variables, "img": None}}
         response = await client.post("/graphql", headers={"GraphQL-Require-Preflight": "1"},
                                      data={"operations": json.dumps(operations), "map": '{"0": ["variables.img"]}'},
                                      files={"0": ("query.jpg", upload or b"", "image/jpeg")})
@@ -256,7 +257,7 @@ def run_direct(client: Elasticsearch, alias: str, mix: list[Query], concurrency:
 
 def direct_mix(mix: list[Query]) -> list[Query]:
     """API kinds mapped onto the Elasticsearch request they mostly are."""
-    kinds = {"text": "match", "vector": "knn", "text+vector+filter": "match+knn+filter"}
+    kinds = {"text": "match", "vector": "knn", "text+image+filter": "match+knn+filter"}
     return [dataclasses.replace(q, kind=kinds[q.kind]) for q in mix if q.kind in kinds]
 
 
@@ -303,7 +304,7 @@ def index_shape(client: Elasticsearch, alias: str) -> dict:
 def run_queries(args: argparse.Namespace, client: Elasticsearch, settings: Settings, alias: str, corpus: Corpus,
                 kinds: list[str], api: str) -> dict:
     upload = None
-    if "upload" in kinds:
+    if set(kinds) & set(WITH_UPLOAD):
         image = args.image or sorted((SHARED_DATA / "images" / "chr24-nln").glob("*.jpg"))[0]
         upload = image.read_bytes()
     mix = query_mix(corpus, kinds, args.queries, args.n, args.model)

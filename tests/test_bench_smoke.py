@@ -78,7 +78,7 @@ def test_latency_bench_smoke(es_client, es_settings, tmp_path):
     assert report["index_at_query_time"]["documents"] == 300
     assert abs(sum(report["class_weights"].values()) - 1.0) < 1e-9
     assert set(report["runs"]) == {"1", "8"}
-    kinds = {"text", "similarTo", "vector", "text+vector+filter", "semanticText", "upload"}
+    kinds = {"text", "similarTo", "vector", "text+image+filter", "semanticText", "upload"}
     for run in report["runs"].values():
         api = run["api"]
         assert api["queries"] == 6 * len(kinds) and api["queries_per_s"] > 0
