@@ -35,7 +35,8 @@ def test_recall_bench_smoke(es_client, es_settings, tmp_path):
     prefix = es_settings.index.alias + "-recall"
     out = tmp_path / "recall.json"
     try:
-        result = _bench("recall.py", ["--n", "500", "--queries", "20", "--options", "hnsw,flat",
+        result = _bench("recall.py", ["--n", "500", "--queries", "20", "--options", "hnsw,int8_hnsw,flat",
+                                      "--oversample", "0,3",
                                       "--alias-prefix", prefix, "--out", str(out)], _env(es_settings))
         assert es_client.indices.get(index=prefix + "-*", allow_no_indices=True) == {}  # deleted without --keep
     finally:
@@ -45,11 +46,12 @@ def test_recall_bench_smoke(es_client, es_settings, tmp_path):
     assert {"n", "queries", "field", "dims", "k", "num_candidates", "machine", "options"} <= set(report)
     assert report["n"] == 500 and report["dims"] == 768
     assert {"cpu", "cores", "memory_bytes"} <= set(report["machine"])
-    assert set(report["options"]) == {"hnsw", "flat"}
+    assert set(report["options"]) == {"hnsw", "int8_hnsw", "flat"}
     for option, row in report["options"].items():
         assert row["documents"] == 500
         assert row["size_bytes"] > 0 and row["bytes_per_document"] > 768 * 4 * 0.5, option
-        assert set(row["results"]) == {"100", "200"}
+        rescored = {"100+rescore3", "200+rescore3"} if option == "int8_hnsw" else set()
+        assert set(row["results"]) == {"100", "200"} | rescored, option
         for candidates in row["results"].values():
             assert 0.0 < candidates["recall_mean"] <= 1.0 and candidates["median_ms"] > 0
     assert all(r["recall_mean"] == 1.0 for r in report["options"]["flat"]["results"].values())
