@@ -90,3 +90,7 @@ def test_latency_bench_smoke(es_client, es_settings, tmp_path):
         assert set(run["elasticsearch"]["kinds"]) == {"knn", "match", "match+knn+filter"}
         assert all(r["median_ms"] > 0 for r in run["elasticsearch"]["kinds"].values())
     assert (tmp_path / "latency-serve.log").exists()
+
+    png = tmp_path / "growth.png"
+    _bench("plot_latency.py", [str(out), "--out", str(png)], env)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
