@@ -58,9 +58,7 @@ def current_index(client: Elasticsearch, alias: str) -> str | None:
 
 def ensure_index(client: Elasticsearch, index: IndexSettings) -> IndexStatus:
     analyzer = resolve_analyzer(client, index)
-    mapping = build_mapping(index, analyzer)
-    index_settings = build_index_settings(index)
-    wanted = mapping_hash(mapping, index_settings)
+    wanted = mapping_hash(build_mapping(index, analyzer), build_index_settings(index))
     alias = index.alias
     existing = current_index(client, alias)
     if existing is not None:
@@ -68,15 +66,30 @@ def ensure_index(client: Elasticsearch, index: IndexSettings) -> IndexStatus:
         if meta.get("vignett_mapping_hash") == wanted:
             return IndexStatus(alias, existing, False, None, analyzer, wanted)
 
-    name = f"{alias}-{_next_version(client, alias)}"
-    mapping_with_meta = {**mapping, "_meta": {"vignett_mapping_hash": wanted}}
-    client.indices.create(index=name, mappings=mapping_with_meta, settings=index_settings)
-    actions: list[dict] = [{"add": {"index": name, "alias": alias, "is_write_index": True}}]
-    if existing is not None:
-        actions.insert(0, {"remove": {"index": existing, "alias": alias}})
-    client.indices.update_aliases(actions=actions)
+    name = create_next_version(client, index, analyzer)
+    move_alias(client, alias, existing, name)
     client.cluster.health(index=name, wait_for_status="yellow", timeout="30s")
     return IndexStatus(alias, name, True, existing, analyzer, wanted)
+
+
+def create_next_version(client: Elasticsearch, index: IndexSettings, analyzer: str | None = None) -> str:
+    """Create `<alias>-<n+1>` with the current mapping (its hash in `_meta`); the alias is not
+    touched, so the caller decides when searches see it."""
+    analyzer = analyzer or resolve_analyzer(client, index)
+    mapping = build_mapping(index, analyzer)
+    index_settings = build_index_settings(index)
+    meta = {"vignett_mapping_hash": mapping_hash(mapping, index_settings)}
+    name = f"{index.alias}-{_next_version(client, index.alias)}"
+    client.indices.create(index=name, mappings={**mapping, "_meta": meta}, settings=index_settings)
+    return name
+
+
+def move_alias(client: Elasticsearch, alias: str, old: str | None, new: str) -> None:
+    """Point `alias` (the write alias) from `old` to `new` in one atomic call."""
+    actions: list[dict] = [{"add": {"index": new, "alias": alias, "is_write_index": True}}]
+    if old is not None:
+        actions.insert(0, {"remove": {"index": old, "alias": alias}})
+    client.indices.update_aliases(actions=actions)
 
 
 def _next_version(client: Elasticsearch, alias: str) -> int:

@@ -4,16 +4,17 @@ version (reindex). Ingest and reindex are `JobRunner`s for the JobRegistry."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import Elasticsearch, NotFoundError
 
 from vignett.config import Settings
-from vignett.indexing.index import current_index, ensure_index, resolve_analyzer
-from vignett.indexing.mapping import build_index_settings, build_mapping, mapping_hash
+from vignett.indexing.index import ensure_index
+from vignett.indexing.reindex import reindex
 
 from .backend import SearchBackend
 from .embedding import ModelPool
@@ -21,7 +22,6 @@ from .errors import BadUserInput, NotFound
 from .jobs import JobProgress, JobRunner
 
 LABEL_RE = re.compile(r"^[\w][\w \-./]{0,63}$")
-COPY_BATCH = 200
 
 
 async def set_label(backend: SearchBackend, image_id: str, label: str | None, by: str = "api") -> None:
@@ -73,55 +73,10 @@ def ingest_runner(settings: Settings, backend: SearchBackend, models: ModelPool)
 
 def reindex_runner(settings: Settings, backend: SearchBackend) -> JobRunner:
     """Copy every document (vectors included) into a new index version with the current
-    mapping, then move the alias in one atomic call: searches never see a half-filled index."""
+    mapping, then move the alias: `vignett.indexing.reindex`."""
+    index = dataclasses.replace(settings.index, alias=backend.alias)
 
     def run(_arguments: tuple[str, ...], progress: JobProgress) -> dict[str, Any]:
-        client = backend.client()
-        old = current_index(client, backend.alias)
-        if old is None:
-            status = ensure_index(client, settings.index)
-            return {"from": "", "to": status.index, "copied": 0}
-        new = _create_next_version(client, settings, old)
-        copied = _copy_documents(client, old, new, progress)
-        client.indices.refresh(index=new)
-        client.indices.update_aliases(actions=[
-            {"remove": {"index": old, "alias": backend.alias}},
-            {"add": {"index": new, "alias": backend.alias, "is_write_index": True}},
-        ])
-        return {"from": old, "to": new, "copied": copied}
+        return reindex(backend.client(), index, progress.report).to_dict()
 
     return run
-
-
-def _create_next_version(client: Elasticsearch, settings: Settings, old: str) -> str:
-    alias = settings.index.alias
-    mapping = build_mapping(settings.index, resolve_analyzer(client, settings.index))
-    index_settings = build_index_settings(settings.index)
-    pattern = re.compile(rf"^{re.escape(alias)}-(\d+)$")
-    names = client.indices.get(index=f"{alias}-*", expand_wildcards="all").keys()
-    version = max((int(m.group(1)) for n in names if (m := pattern.match(n))), default=0) + 1
-    new = f"{alias}-{version}"
-    meta = {"vignett_mapping_hash": mapping_hash(mapping, index_settings)}
-    client.indices.create(index=new, mappings={**mapping, "_meta": meta}, settings=index_settings)
-    return new
-
-
-def _copy_documents(client: Elasticsearch, old: str, new: str, progress: JobProgress) -> int:
-    copied = 0
-    hits = helpers.scan(client, index=old, size=COPY_BATCH, source_exclude_vectors=False)
-    batch: list[dict[str, Any]] = []
-    for hit in hits:
-        batch.append({"_op_type": "index", "_index": new, "_id": hit["_id"], "_source": hit["_source"]})
-        if len(batch) >= COPY_BATCH:
-            copied += _flush(client, batch)
-            progress.report(f"copied {copied} documents from {old} to {new}", copied)
-    copied += _flush(client, batch)
-    return copied
-
-
-def _flush(client: Elasticsearch, batch: list[dict[str, Any]]) -> int:
-    if not batch:
-        return 0
-    ok, _errors = helpers.bulk(client, batch, raise_on_error=True)
-    batch.clear()
-    return ok

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.server import free_port  # noqa: F401  (one definition, re-exported for the tests)
+from bench.server import free_port
+
+__all__ = ["REPO", "SHARED_DATA", "free_port", "isolated_env"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
