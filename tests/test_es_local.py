@@ -10,7 +10,8 @@ import pytest
 
 from vignett.config import load_settings
 from vignett.indexing.es_client import SearchBackendUnavailable, check_reachable, connect
-from vignett.indexing.es_local import find_java, port_is_free, read_state, start_node
+from vignett.indexing.es_install import find_java
+from vignett.indexing.es_local import port_is_free, read_state, start_node
 from tests.support import isolated_env
 
 pytestmark = pytest.mark.es
