@@ -1,7 +1,8 @@
 """`vignett eval retrieval` end to end: a real ingest, a real `vignett serve`, uploads over HTTP.
 
 Checks what the evaluation promises: the same seed gives the same ranks, the JSON has every
-Top-k for every condition, and phash (rotation-sensitive but scale-robust) finds scaled copies.
+Top-k for every condition, and phash (rotation-sensitive but scale-robust) finds scaled copies;
+with --index the targets come from the index and a real IIIF server instead of the folder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 
 import pytest
 
+from tests.iiif_server import start_iiif_server
 from tests.serve_process import running_serve
 from tests.support import REPO, SHARED_DATA, isolated_env
 
@@ -23,7 +25,8 @@ N_IMAGES = 8
 
 @pytest.fixture(scope="module")
 def eval_setup(es_client, es_settings, tmp_path_factory):
-    """Eight images ingested with phash under a test alias, and a `vignett serve` over them."""
+    """Eight images ingested with phash under a test alias, shown through a real IIIF server,
+    and a `vignett serve` over them."""
     images = tmp_path_factory.mktemp("eval-images")
     for path in sorted((SHARED_DATA / "images" / "chr24-nln").glob("*.jpg"))[:N_IMAGES]:
         shutil.copy(path, images / path.name)
@@ -33,19 +36,20 @@ def eval_setup(es_client, es_settings, tmp_path_factory):
     if es_settings.es.url:
         overrides["es_url"] = es_settings.es.url
     env = isolated_env(**overrides)
-    subprocess.run([sys.executable, "-m", "vignett", "ingest", str(images), "--models", "phash"],
-                   cwd=REPO, env=env, check=True, capture_output=True, timeout=60)
-    es_client.indices.refresh(index=overrides["index_alias"])
-    try:
-        with running_serve(env, tmp_path_factory.mktemp("eval-serve") / "serve.log") as base:
-            yield images, base, env
-    finally:
-        es_client.indices.delete(index=overrides["index_alias"] + "*", ignore_unavailable=True)
+    with start_iiif_server(images) as iiif:
+        subprocess.run([sys.executable, "-m", "vignett", "ingest", str(images), "--models", "phash",
+                        "--iiif-base", iiif.base_url_v2], cwd=REPO, env=env, check=True, capture_output=True, timeout=60)
+        es_client.indices.refresh(index=overrides["index_alias"])
+        try:
+            with running_serve(env, tmp_path_factory.mktemp("eval-serve") / "serve.log") as base:
+                yield images, base, env
+        finally:
+            es_client.indices.delete(index=overrides["index_alias"] + "*", ignore_unavailable=True)
 
 
-def _run_eval(images, base, env, out) -> dict:
+def _run_eval(source: list[str], base, env, out) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "vignett", "eval", "retrieval", "--api", base, "--images", str(images),
+        [sys.executable, "-m", "vignett", "eval", "retrieval", "--api", base, *source,
          "--models", "phash", "--n", str(N_IMAGES), "--seed", "1", "--out", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
     )
@@ -60,8 +64,8 @@ def _ranks(out) -> list[str]:
 
 def test_eval_retrieval_is_deterministic_and_complete(eval_setup, tmp_path):
     images, base, env = eval_setup
-    first = _run_eval(images, base, env, tmp_path / "a")
-    second = _run_eval(images, base, env, tmp_path / "b")
+    first = _run_eval(["--images", str(images)], base, env, tmp_path / "a")
+    second = _run_eval(["--images", str(images)], base, env, tmp_path / "b")
     assert _ranks(tmp_path / "a") == _ranks(tmp_path / "b")
     assert (tmp_path / "a" / "queries.csv").read_text() == (tmp_path / "b" / "queries.csv").read_text()
     assert first["results"] == second["results"]
@@ -73,3 +77,25 @@ def test_eval_retrieval_is_deterministic_and_complete(eval_setup, tmp_path):
             assert set(row[k]) == {"count", "percent"}, (condition, k)
     assert first["results"]["scale"]["phash"]["Top-1"]["percent"] >= 50.0
     assert first["protocol"]["targets"] == N_IMAGES
+
+
+def test_eval_retrieval_from_the_index_fetches_targets_over_iiif(eval_setup, tmp_path):
+    images, base, env = eval_setup
+    report = _run_eval(["--index"], base, env, tmp_path / "index")
+    folder = _run_eval(["--images", str(images)], base, env, tmp_path / "folder")
+    assert report["protocol"]["found"] == N_IMAGES and report["protocol"]["targets"] == N_IMAGES
+    assert "IIIF" in report["protocol"]["dedup"]
+    rows = [line.split(",") for line in (tmp_path / "index" / "queries.csv").read_text().splitlines()[1:]]
+    assert all(row[2].startswith("http://127.0.0.1:") and "/full/" in row[2] for row in rows)
+    # The same documents are the targets either way, whichever way they were found.
+    assert {row[3] for row in rows} == {line.split(",")[3] for line in
+                                        (tmp_path / "folder" / "queries.csv").read_text().splitlines()[1:]}
+    assert report["results"]["scale"]["phash"]["Top-1"]["percent"] >= 50.0
+
+
+def test_eval_retrieval_needs_exactly_one_target_source(eval_setup, tmp_path):
+    images, base, env = eval_setup
+    for source in ([], ["--index", "--images", str(images)]):
+        result = subprocess.run([sys.executable, "-m", "vignett", "eval", "retrieval", "--api", base, *source],
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and "--images DIR or --index" in result.stderr, source

@@ -9,7 +9,6 @@ same transforms (and, on the same index, the same ranks), whatever the order or 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from dataclasses import asdict, dataclass, field, replace
@@ -19,8 +18,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from vignett.indexing.documents import document_id
-from vignett.indexing.sources import IMAGE_SUFFIXES
+from .targets import Target, TargetSet
 
 TOP_KS: tuple[int, ...] = (1, 5, 10, 50)
 SEARCH_DEPTH = 50  # ranks beyond this are misses
@@ -35,16 +33,6 @@ CONDITIONS: tuple[str, ...] = ("combined", "rotation", "crop", "scale", "jpeg30"
 
 UPLOAD_QUERY = ("query($img: Upload!, $model: Model!, $first: Int!) { search(image: $img, model: $model, "
                 "first: $first) { edges { node { id } } } }")
-
-
-@dataclass(frozen=True)
-class Target:
-    """An indexed image to find again; `doc_id` is computed exactly as an image-folder ingest does."""
-
-    path: Path
-    page_id: str
-    doc_id: str
-    sha1: str
 
 
 @dataclass(frozen=True)
@@ -86,42 +74,6 @@ class ConditionSummary:
 
     def percent(self, key: str) -> float:
         return 100.0 * self.hits[key] / self.queries if self.queries else 0.0
-
-
-@dataclass(frozen=True)
-class TargetSet:
-    """The sampled targets plus what deduplication removed (reported, so the protocol is explicit)."""
-
-    targets: list[Target]
-    files_found: int
-    unique_by_content: int
-    duplicates_dropped: int
-
-
-def file_sha1(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
-
-
-def discover_targets(images_dir: Path, n: int | None, seed: int) -> TargetSet:
-    """Image files under `images_dir`, deduplicated by content SHA-1, then `n` sampled with `seed`.
-
-    Duplicates are dropped before sampling: two byte-identical files are two indexed documents
-    with equal vectors, and either one at rank 1 would make the other's rank 2 look like a miss.
-    The first path in sorted order is kept.
-    """
-    files = sorted(p for p in images_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    unique: dict[str, Target] = {}
-    for path in files:
-        digest = file_sha1(path)
-        if digest in unique:
-            continue
-        page_id = path.relative_to(images_dir).as_posix()
-        unique[digest] = Target(path, page_id, document_id(page_id, None), digest)
-    pool = list(unique.values())
-    if n is not None and n < len(pool):
-        chosen = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
-        pool = [pool[i] for i in sorted(chosen)]
-    return TargetSet(pool, len(files), len(unique), len(files) - len(unique))
 
 
 def target_rng(seed: int, target: Target) -> np.random.Generator:
@@ -208,7 +160,7 @@ def run_evaluation(client: httpx.Client, targets: list[Target], models: list[str
     records: list[QueryRecord] = []
     for target in targets:
         combined = draw_transform(target_rng(seed, target))
-        with Image.open(target.path) as original:
+        with Image.open(io.BytesIO(target.content)) as original:
             original.load()
             for condition in conditions:
                 t = condition_transform(combined, condition)
@@ -216,7 +168,7 @@ def run_evaluation(client: httpx.Client, targets: list[Target], models: list[str
                 content = encode(degraded, t)
                 for model in models:
                     ids = search_by_upload(client, content, model)
-                    records.append(QueryRecord(condition, model, target.page_id, target.doc_id, t,
+                    records.append(QueryRecord(condition, model, target.source, target.doc_id, t,
                                                rank_of(target.doc_id, ids), *degraded.size))
         if progress:
             progress(target)
@@ -252,8 +204,8 @@ def summary_json(summaries: list[ConditionSummary], target_set: TargetSet, seed:
             "rotation_deg": MAX_ROTATION_DEG, "crop_max_fraction_per_side": MAX_CROP_FRACTION,
             "scale_range": list(SCALE_RANGE), "jpeg_quality_alone": JPEG_QUALITY_ALONE,
             "carrier_jpeg_quality": CARRIER_JPEG_QUALITY,
-            "dedup": "targets deduplicated by SHA-1 of file bytes before sampling",
-            "files_found": target_set.files_found, "unique_by_content": target_set.unique_by_content,
+            "dedup": target_set.dedup,
+            "found": target_set.found, "unique_by_content": target_set.unique_by_content,
             "duplicates_dropped": target_set.duplicates_dropped, "targets": len(target_set.targets),
         },
         "results": _nested(summaries),
