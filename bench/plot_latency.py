@@ -3,7 +3,7 @@ bench/latency.py wrote.
 
     .venv/bin/python bench/plot_latency.py [results/bench-latency-*.json] [--out results/latency-growth.png]
 
-One panel per concurrency (1 and 8): median per kind as a line, p95 as a lighter band edge,
+Prints a markdown table of the same numbers. One panel per concurrency (1 and 8): median per kind as a line, p95 as a lighter band edge,
 and the direct Elasticsearch medians dashed, on a log-scaled size axis. Files from different
 machines are refused: their points would not belong on one curve.
 """
@@ -39,6 +39,25 @@ def series(reports: list[dict], concurrency: str, side: str, kind: str, stat: st
             xs.append(report["n"])
             ys.append(row[stat])
     return xs, ys
+
+
+def markdown_table(reports: list[dict]) -> str:
+    """Median / p95 / p99 ms per size, side, kind and concurrency, for notes and issues."""
+    lines = ["| documents | side | kind | c=1 median | c=1 p95 | c=1 p99 | c=8 median | c=8 p95 | c=8 p99 |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    for report in reports:
+        for side in ("api", "elasticsearch"):
+            kinds = sorted({k for run in report["runs"].values() for k in run.get(side, {}).get("kinds", {})})
+            for kind in kinds:
+                cells = []
+                for concurrency in ("1", "8"):
+                    row = report["runs"].get(concurrency, {}).get(side, {}).get("kinds", {}).get(kind)
+                    cells += [f"{row[s]:.0f}" if row else "" for s in ("median_ms", "p95_ms", "p99_ms")]
+                lines.append(f"| {report['n']:,} | {side} | {kind} | " + " | ".join(cells) + " |")
+        for concurrency, run in sorted(report["runs"].items()):
+            lines.append(f"| {report['n']:,} | api | all kinds, c={concurrency} | {run['api']['queries_per_s']} q/s |"
+                         " | | | | | |")
+    return "\n".join(lines)
 
 
 def plot(reports: list[dict], out: Path) -> Path:
@@ -84,7 +103,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", type=Path, default=RESULTS / "latency-growth.png")
     args = parser.parse_args(argv)
     paths = args.files or sorted(RESULTS.glob("bench-latency-*.json"))
-    out = plot(load_reports(paths), args.out)
+    reports = load_reports(paths)
+    print(markdown_table(reports))
+    out = plot(reports, args.out)
     print(f"wrote {out}")
     return out
 

@@ -1,5 +1,5 @@
 """Query embedding: the small interface search needs, and the default implementation over
-`vignett.models.create_embedder` (built lazily, one embedder per model, cached prompts).
+`vignett.models.create_embedder` (built lazily, one embedder per model).
 
 Anything with `embed_image` and `embed_text` can be injected instead (tests, a remote
 embedding service), so the API does not depend on how embedders are built.
@@ -8,7 +8,6 @@ embedding service), so the API does not depend on how embedders are built.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -19,8 +18,6 @@ from vignett.config import ModelSettings
 from vignett.models.specs import EMBEDDER_SPECS
 
 from .errors import BadUserInput, ModelUnavailable
-
-TEXT_CACHE_SIZE = 512
 
 
 class QueryEmbedder(Protocol):
@@ -49,15 +46,13 @@ def check_model(model: str, settings: ModelSettings, *, text: bool = False) -> N
 
 
 class ModelPool:
-    """Builds each embedder on first use and keeps it; caches prompt embeddings (LRU)."""
+    """Builds each embedder on first use and keeps it; one query at a time per model."""
 
     def __init__(self, settings: ModelSettings, factory: EmbedderFactory | None = None) -> None:
         self.settings = settings
         self._factory = factory
         self._embedders: dict[str, Any] = {}
         self._locks = {name: threading.Lock() for name in EMBEDDER_SPECS}
-        self._text_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
 
     def embedder(self, model: str) -> Any:
         """The embedder for `model` (built under its lock, so concurrent queries build it once)."""
@@ -94,16 +89,6 @@ class ModelPool:
             return np.asarray(embedder.embed_images([image]))[0]
 
     def embed_text(self, model: str, text: str) -> np.ndarray:
-        key = (model, text)
-        with self._cache_lock:
-            if key in self._text_cache:
-                self._text_cache.move_to_end(key)
-                return self._text_cache[key]
         embedder = self.embedder(model)
         with self._locks[model]:
-            vector = np.asarray(embedder.embed_texts([text]))[0]
-        with self._cache_lock:
-            self._text_cache[key] = vector
-            while len(self._text_cache) > TEXT_CACHE_SIZE:
-                self._text_cache.popitem(last=False)
-        return vector
+            return np.asarray(embedder.embed_texts([text]))[0]

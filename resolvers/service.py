@@ -107,6 +107,7 @@ class VignettApi:
         return self.jobs.get(job_id)
 
     def close(self) -> None:
+        self.searcher.vectors.close()
         self.backend.close()
 
 

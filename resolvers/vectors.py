@@ -4,7 +4,11 @@ or a raw vector, always in the form the index stores for the chosen model."""
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from elasticsearch import Elasticsearch, NotFoundError
@@ -26,17 +30,48 @@ class QueryVector:
     exclude_id: str | None = None  # the indexed image a `similarTo` started from
 
 
+T = TypeVar("T")
+PROMPT_CACHE_SIZE = 512
+
+
 class QueryVectorBuilder:
+    """Builds query vectors. Model inference runs on one thread per model, not on asyncio's
+    shared default pool: a model handles one query at a time, and queries queued for it would
+    otherwise hold the shared pool's few threads and stall every cheap search behind them
+    (measured with bench/latency.py at concurrency 8). Prompt vectors are cached (LRU) here,
+    in the event loop, so a repeated prompt never waits for a busy model."""
+
     def __init__(self, settings: Settings, backend: SearchBackend, embedder: QueryEmbedder) -> None:
         self.settings = settings
         self.backend = backend
         self.embedder = embedder
+        self._inference = {name: ThreadPoolExecutor(1, thread_name_prefix=f"vignett-{name}")
+                           for name in EMBEDDER_SPECS}
+        self._prompts: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+
+    async def _infer(self, model: str, call: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._inference[model], call, *args)
+
+    async def _prompt_vector(self, model: str, text: str) -> np.ndarray:
+        key = (model, text)
+        if key in self._prompts:
+            self._prompts.move_to_end(key)
+            return self._prompts[key]
+        vector = await self._infer(model, self.embedder.embed_text, model, text)
+        self._prompts[key] = vector
+        while len(self._prompts) > PROMPT_CACHE_SIZE:
+            self._prompts.popitem(last=False)
+        return vector
+
+    def close(self) -> None:
+        for pool in self._inference.values():
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def build(self, request: SearchRequest) -> QueryVector | None:
         model, source = request.model, request.query_image
         if request.semantic_text is not None:
             check_model(model, self.settings.models, text=True)
-            vector = await asyncio.to_thread(self.embedder.embed_text, model, request.semantic_text)
+            vector = await self._prompt_vector(model, request.semantic_text)
             return QueryVector(self._checked(vector, model))
         if source is None:
             return None
@@ -52,7 +87,7 @@ class QueryVectorBuilder:
             raise BadUserInput(f"unsupported query image {type(source).__name__}")
         check_model(model, self.settings.models)
         image = await asyncio.to_thread(decode_query_image, data, self.settings.api, what)
-        vector = await asyncio.to_thread(self.embedder.embed_image, model, image)
+        vector = await self._infer(model, self.embedder.embed_image, model, image)
         return QueryVector(self._checked(vector, model))
 
     async def indexed_vector(self, image_id: str, model: str) -> list[float] | str:
