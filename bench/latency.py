@@ -37,7 +37,7 @@ from lxml import etree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.server import serve_env, serving  # noqa: E402
-from bench.synthetic import RESULTS, ClusteredSpace, latency_summary, machine, store_bytes  # noqa: E402
+from bench.synthetic import RESULTS, ClusteredSpace, code_version, latency_summary, machine, store_bytes  # noqa: E402
 from vignett.config import Settings, load_settings  # noqa: E402
 from vignett.indexing.es_client import connect  # noqa: E402
 from vignett.indexing.index import ensure_index  # noqa: E402
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> dict:
     settings = load_settings()
     client = connect(settings)
     corpus = Corpus.create()
-    report: dict = {"benchmark": "latency", "n": args.n, "alias": alias, "machine": machine(),
+    report: dict = {"benchmark": "latency", "n": args.n, "alias": alias, "machine": machine(), "code": code_version(),
                     "class_weights": CLASS_WEIGHTS, "model": args.model}
     if not args.skip_load:
         report["load"] = load(client, settings, alias, corpus, args.n)

@@ -31,7 +31,7 @@ from elasticsearch.helpers import parallel_bulk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synthetic import RESULTS, ClusteredSpace, machine, store_bytes  # noqa: E402
+from bench.synthetic import RESULTS, ClusteredSpace, code_version, machine, store_bytes  # noqa: E402
 from vignett.config import Settings, load_settings  # noqa: E402
 from vignett.indexing.es_client import connect  # noqa: E402
 from vignett.indexing.index import ensure_index  # noqa: E402
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
         "k": K, "num_candidates": candidates, "distribution": {"clusters": args.clusters, "spread": args.spread,
                                                                "seed": args.seed},
         "hnsw": {"m": settings.index.hnsw_m, "ef_construction": settings.index.hnsw_ef_construction},
-        "numpy_exact_ms_per_query": round(exact_ms, 3), "machine": machine(),
+        "numpy_exact_ms_per_query": round(exact_ms, 3), "machine": machine(), "code": code_version(),
         "options": {r.option: {**{k: v for k, v in dataclasses.asdict(r).items() if k != "rows"},
                                "results": {result_key(row): dataclasses.asdict(row) for row in r.rows}}
                     for r in results},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,16 @@ def machine() -> dict[str, object]:
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": memory,
             "memory_gib": round(memory / 2**30, 1), "platform": platform.platform(),
             "python": platform.python_version()}
+
+
+def code_version() -> dict[str, object]:
+    """The commit the numbers were measured on, and whether the tree had uncommitted changes."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
 def percentile(ordered: list[float], q: float) -> float:
