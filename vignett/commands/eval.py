@@ -55,8 +55,8 @@ def retrieval(api_url: str, images_dir: Path | None, from_index: bool, models_cs
             if not target_set.targets:
                 raise click.ClickException(f"no images under {images_dir}")
             click.echo(f"{target_set.found} {'documents listed' if from_index else 'files'}, "
-                       f"{len(target_set.targets)} targets after deduplication ({target_set.dedup}; "
-                       f"{target_set.duplicates_dropped} duplicates dropped), seed {seed}", err=True)
+                       f"{target_set.unique_by_content} distinct pictures ({target_set.dedup}); "
+                       f"{len(target_set.targets)} targets, seed {seed}", err=True)
             done = [0]
 
             def progress(_target) -> None:
@@ -75,6 +75,8 @@ def retrieval(api_url: str, images_dir: Path | None, from_index: bool, models_cs
     (out_dir / "summary.json").write_text(json.dumps(payload, indent=2))
     write_csv(records, out_dir / "queries.csv")
     click.echo(format_table(summaries))
-    click.echo(f"targets deduplicated by content ({target_set.dedup}): {target_set.duplicates_dropped} dropped")
+    with_copies = payload["protocol"]["targets_with_copies"]
+    click.echo(f"copies by content ({target_set.dedup}): {target_set.duplicates_dropped} pictures are a copy of "
+               f"another; {with_copies} targets have more than one indexed copy")
     click.echo(f"wrote {out_dir / 'summary.json'} and {out_dir / 'queries.csv'}", err=True)
     sys.stdout.flush()

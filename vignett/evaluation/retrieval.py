@@ -61,6 +61,7 @@ class QueryRecord:
     rank: int | None
     width: int
     height: int
+    copies: int = 1  # indexed copies of the target, any of which counts as the hit
 
 
 @dataclass
@@ -150,8 +151,9 @@ def search_by_upload(client: httpx.Client, content: bytes, model: str, first: in
     return [edge["node"]["id"] for edge in body["data"]["search"]["edges"]]
 
 
-def rank_of(doc_id: str, ids: list[str]) -> int | None:
-    return ids.index(doc_id) + 1 if doc_id in ids else None
+def rank_of(copies: tuple[str, ...], ids: list[str]) -> int | None:
+    """The first position (1-based) holding any copy of the target; None past SEARCH_DEPTH."""
+    return next((position for position, doc_id in enumerate(ids, 1) if doc_id in copies), None)
 
 
 def run_evaluation(client: httpx.Client, targets: list[Target], models: list[str], seed: int,
@@ -169,7 +171,8 @@ def run_evaluation(client: httpx.Client, targets: list[Target], models: list[str
                 for model in models:
                     ids = search_by_upload(client, content, model)
                     records.append(QueryRecord(condition, model, target.source, target.doc_id, t,
-                                               rank_of(target.doc_id, ids), *degraded.size))
+                                               rank_of(target.copies or (target.doc_id,), ids), *degraded.size,
+                                               copies=len(target.copies) or 1))
         if progress:
             progress(target)
     return records
@@ -207,6 +210,7 @@ def summary_json(summaries: list[ConditionSummary], target_set: TargetSet, seed:
             "dedup": target_set.dedup,
             "found": target_set.found, "unique_by_content": target_set.unique_by_content,
             "duplicates_dropped": target_set.duplicates_dropped, "targets": len(target_set.targets),
+            "targets_with_copies": sum(len(t.copies) > 1 for t in target_set.targets),
         },
         "results": _nested(summaries),
     }
@@ -222,7 +226,8 @@ def _nested(summaries: list[ConditionSummary]) -> dict:
     return out
 
 
-CSV_FIELDS = ["condition", "model", "target", "doc_id", "rank", "width", "height", *Transform.__dataclass_fields__]
+CSV_FIELDS = ["condition", "model", "target", "doc_id", "rank", "width", "height", "copies",
+              *Transform.__dataclass_fields__]
 
 
 def write_csv(records: list[QueryRecord], path: Path) -> None:
@@ -233,4 +238,5 @@ def write_csv(records: list[QueryRecord], path: Path) -> None:
         for r in records:
             writer.writerow({"condition": r.condition, "model": r.model, "target": r.target, "doc_id": r.doc_id,
                              "rank": "" if r.rank is None else r.rank, "width": r.width, "height": r.height,
+                             "copies": r.copies,
                              **{k: ("" if v is None else v) for k, v in asdict(r.transform).items()}})

@@ -1,23 +1,33 @@
 """The pictures an evaluation tries to find again: from an ingested image folder, or from the
 index itself through the public API (each picture fetched from its IIIF URL).
 
-Either way targets are deduplicated by the SHA-1 of their bytes: two identical pictures are
-two documents with equal vectors, and either one at rank 1 would make the other's rank 2
-look like a miss.
+Collections hold the same picture more than once (the shared NLN crops: one engraving cut
+out twice, at 409x688 and 413x689 pixels). Copies are found by content: identical bytes, or
+perceptual hashes (imagehash's 64-bit pHash) at most NEAR_DUPLICATE_BITS apart. On those
+crops 8 bits joins the copies and separates different engravings of the same subject
+(10-12 bits). Each group of copies is one target, and **finding any copy counts as a hit**.
+Dropping copies from the targets alone would not be enough: the dropped copy is still
+indexed and can outrank the one kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import imagehash
 import numpy as np
+from PIL import Image
 
 from vignett.indexing.documents import document_id
 from vignett.indexing.sources import IMAGE_SUFFIXES
 
+NEAR_DUPLICATE_BITS = 8
+DEDUP_RULE = (f"same picture = identical bytes (SHA-1) or pHash at most {NEAR_DUPLICATE_BITS} of 64 bits apart; "
+              "one target per group, any copy found counts as the hit")
 # The API pages by offset, and Elasticsearch serves offsets up to its result window.
 INDEX_LISTING_LIMIT = 10_000
 LIST_PAGE = 100
@@ -27,22 +37,24 @@ LIST_QUERY = ("query($first: Int!, $after: String, $size: Int) { search(first: $
 
 @dataclass(frozen=True)
 class Target:
-    """An indexed picture to find again: its document id and the bytes it is degraded from."""
+    """An indexed picture to find again: its document id, the bytes it is degraded from, and
+    the ids of every indexed copy of it (itself included): any of them is a hit."""
 
     source: str  # the file (relative to the folder) or the IIIF URL it was read from
     doc_id: str
     sha1: str
     content: bytes = field(repr=False, compare=False)
+    copies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class TargetSet:
-    """The sampled targets and what deduplication removed (reported, so the protocol is explicit)."""
+    """The sampled targets and what deduplication found (reported, so the protocol is explicit)."""
 
     targets: list[Target]
     found: int  # image files in the folder, or documents listed from the index
-    unique_by_content: int
-    duplicates_dropped: int
+    unique_by_content: int  # groups of copies among them
+    duplicates_dropped: int  # pictures that are a copy of another, so not a target of their own
     dedup: str  # how, in words, for the report
 
 
@@ -55,36 +67,29 @@ def sha1(content: bytes) -> str:
 
 
 def folder_targets(images_dir: Path, n: int | None, seed: int) -> TargetSet:
-    """Image files under `images_dir`, deduplicated by content, then `n` sampled with `seed`.
-    Document ids are computed as an image-folder ingest computes them (the relative path).
-    The first path in sorted order of identical files is kept."""
+    """One target per group of copies under `images_dir` (the first file in sorted order),
+    then `n` of them sampled with `seed`. Document ids are computed as an image-folder ingest
+    computes them (the path relative to the folder)."""
     files = sorted(p for p in images_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    unique: dict[str, tuple[str, Path]] = {}
-    for path in files:
-        digest = sha1(path.read_bytes())
-        if digest not in unique:
-            unique[digest] = (path.relative_to(images_dir).as_posix(), path)
-    pool = [(digest, relative, path) for digest, (relative, path) in unique.items()]
-    pool = [pool[i] for i in _sample(len(pool), n, seed)]
-    targets = [Target(relative, document_id(relative, None), digest, path.read_bytes())
-               for digest, relative, path in pool]
-    return TargetSet(targets, len(files), len(unique), len(files) - len(unique),
-                     "SHA-1 of file bytes, over the whole folder, before sampling")
+    pictures = [(path.relative_to(images_dir).as_posix(), path.read_bytes()) for path in files]
+    targets = group_copies([(relative, document_id(relative, None), content) for relative, content in pictures])
+    chosen = [targets[i] for i in _sample(len(targets), n, seed)]
+    return TargetSet(chosen, len(files), len(targets), len(files) - len(targets), DEDUP_RULE + ", over the whole folder")
 
 
 def index_targets(api: httpx.Client, n: int | None, seed: int, size: int = 512,
                   limit: int = INDEX_LISTING_LIMIT) -> TargetSet:
     """Documents listed through `search` (at most `limit`: the API pages by offset), `n` of them
     sampled with `seed` from the sorted ids, each fetched from its IIIF URL at `size` pixels.
-    Identical pictures are dropped among the sampled ones (fetching the whole index to hash it
-    would cost as much as ingesting it again)."""
+    Copies are grouped among the sampled documents only: finding copies in the whole index
+    would mean fetching all of it."""
     listed = _list_documents(api, size, limit)
     if not listed:
         raise TargetError("the index behind the API holds no document with an IIIF URL; ingest with "
                           "--iiif-base (or evaluate an image folder with --images)")
     ids = sorted(listed)
     chosen = [ids[i] for i in _sample(len(ids), n, seed)]
-    unique: dict[str, Target] = {}
+    pictures: list[tuple[str, str, bytes]] = []
     with httpx.Client(timeout=api.timeout, follow_redirects=True) as iiif:
         for doc_id in chosen:
             url = listed[doc_id]
@@ -94,10 +99,40 @@ def index_targets(api: httpx.Client, n: int | None, seed: int, size: int = 512,
             except httpx.HTTPError as exc:
                 raise TargetError(f"could not fetch {doc_id} from its IIIF URL {url}: {exc}; is the "
                                   "IIIF server the index points at reachable from here?") from None
-            digest = sha1(response.content)
-            unique.setdefault(digest, Target(url, doc_id, digest, response.content))
-    return TargetSet(list(unique.values()), len(listed), len(unique), len(chosen) - len(unique),
-                     "SHA-1 of the IIIF bytes, among the sampled documents")
+            pictures.append((url, doc_id, response.content))
+    targets = group_copies(pictures)
+    return TargetSet(targets, len(listed), len(targets), len(chosen) - len(targets),
+                     DEDUP_RULE + ", among the sampled documents (IIIF bytes)")
+
+
+def group_copies(pictures: list[tuple[str, str, bytes]]) -> list[Target]:
+    """(source, doc id, bytes) -> one Target per group of copies, in input order of the first
+    member; copies join transitively (A~B and B~C put A, B, C in one group)."""
+    digests = [sha1(content) for _, _, content in pictures]
+    bits = np.array([imagehash.phash(Image.open(io.BytesIO(content))).hash.flatten() for _, _, content in pictures],
+                    dtype=bool).reshape(len(pictures), -1)
+    parent = list(range(len(pictures)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(1, len(pictures)):
+        near = np.flatnonzero((bits[:i] != bits[i]).sum(axis=1) <= NEAR_DUPLICATE_BITS)
+        same = [j for j in range(i) if digests[j] == digests[i]]
+        for j in (*near.tolist(), *same):
+            parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(pictures)):
+        groups.setdefault(root(i), []).append(i)
+    targets = []
+    for members in sorted(groups.values(), key=lambda m: m[0]):
+        source, doc_id, content = pictures[members[0]]
+        copies = tuple(dict.fromkeys(pictures[i][1] for i in members))
+        targets.append(Target(source, doc_id, digests[members[0]], content, copies))
+    return targets
 
 
 def _list_documents(api: httpx.Client, size: int, limit: int) -> dict[str, str]:
