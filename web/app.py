@@ -47,6 +47,7 @@ def create_app(settings: Settings, api: VignettApi | None = None) -> ASGIApp:
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
     else:
         routes.append(Route("/", lambda _r: RedirectResponse("/graphql")))
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
