@@ -336,8 +336,8 @@ def main(argv: list[str] | None = None) -> dict:
     settings = load_settings()
     client = connect(settings)
     corpus = Corpus.create()
-    report: dict = {"benchmark": "latency", "n": args.n, "alias": alias, "machine": machine(), "code": code_version(),
-                    "class_weights": CLASS_WEIGHTS, "model": args.model}
+    report: dict = {"benchmark": "latency", "n": args.n, "alias": alias, "machine": machine(),
+                    "code": code_version(), "class_weights": CLASS_WEIGHTS, "model": args.model}
     if not args.skip_load:
         report["load"] = load(client, settings, alias, corpus, args.n)
         print(f"loaded {report['load']['documents']} documents into {alias} in {report['load']['load_s']} s")
