@@ -7,7 +7,6 @@ alias; its log goes to a file under results/ so a failed start can be read after
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from vignett.indexing.es_local import free_port
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve_env(alias: str, weights: str | None = None, request_timeout_s: float = 300.0) -> dict[str, str]:

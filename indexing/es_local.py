@@ -165,7 +165,8 @@ def stop_node(settings: Settings, timeout_s: float = 60.0, log=print) -> bool:
     return True
 
 
-def free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port on `host` that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

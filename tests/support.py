@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.server import free_port
+from vignett.indexing.es_local import free_port
 
 __all__ = ["REPO", "SHARED_DATA", "free_port", "isolated_env"]
 

@@ -53,7 +53,8 @@ def retrieval(api_url: str, images_dir: Path | None, from_index: bool, models_cs
             target_set = (index_targets(client, n, seed, iiif_size) if from_index
                           else folder_targets(images_dir, n, seed))
             if not target_set.targets:
-                raise click.ClickException(f"no images under {images_dir}")
+                raise click.ClickException(f"no targets: no images under {images_dir}" if images_dir
+                                           else "no targets: --n 0 or nothing listed from the index")
             click.echo(f"{target_set.found} {'documents listed' if from_index else 'files'}, "
                        f"{target_set.unique_by_content} distinct pictures ({target_set.dedup}); "
                        f"{len(target_set.targets)} targets, seed {seed}", err=True)
